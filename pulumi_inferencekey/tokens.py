@@ -22,6 +22,7 @@ _TOKEN = re.compile(r"^ik_(sdk|live)_([0-9a-f]{8})_([0-9a-f]{64})$")
 # Anything in free text that starts like a token, up to the next character that cannot
 # belong to one. Used to scrub messages that may echo a request or a header.
 _TOKEN_IN_TEXT = re.compile(r"ik_(sdk|live)_[A-Za-z0-9_\-]*")
+_REDACTED_TOKEN = re.compile(r"^ik_(sdk|live)_([0-9a-f]{8})?$")
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,19 @@ def redact(token: str | None) -> str:
 
 
 def scrub(text: str) -> str:
-    """Replace every token-like substring of ``text`` with its redacted form."""
+    """Replace every token-like substring of ``text`` with its redacted form.
+
+    An already redacted token (``ik_sdk_1a2b3c4d…``) is left as it is, so scrubbing
+    twice changes nothing.
+    """
     return _TOKEN_IN_TEXT.sub(lambda match: _redact_fragment(match.group(0)), text)
 
 
 def _redact_fragment(fragment: str) -> str:
+    # A bare prefix, or a kind and id alone, carry no secret: they are what redaction shows.
+    if _REDACTED_TOKEN.match(fragment):
+        return fragment
+
     # A fragment may run into following text (``..._<secret>_and_more``), so only its
     # first 8 + 64 hex characters after the prefix are tried as a token.
     kind = "sdk" if fragment.startswith(SDK_PREFIX) else "live"
