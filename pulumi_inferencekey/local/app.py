@@ -11,6 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from pulumi_inferencekey.tokens import scrub
+
 from . import dataplane, handlers
 from .context import PlatformContext, platform_of
 from .exceptions import LocalPlatformError, MethodNotAllowed, RouteNotFound
@@ -64,7 +66,7 @@ def create_app(platform: PlatformContext) -> Starlette:
 
 async def _platform_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LocalPlatformError)
-    logger.debug("%s %s returned %d %s: %s", request.method, request.url.path, exc.status, exc.code, exc.message)
+    logger.debug("%s %s returned %d %s: %s", request.method, scrub(request.url.path), exc.status, exc.code, exc.message)
     return JSONResponse(exc.to_body(), status_code=exc.status, headers=exc.headers)
 
 
@@ -83,6 +85,6 @@ async def _routing_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    logger.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    logger.error("%s %s failed", request.method, scrub(request.url.path), exc_info=exc)
     body = {"error": {"code": "internal_error", "message": f"the local control plane failed: {type(exc).__name__}"}}
     return JSONResponse(body, status_code=500)

@@ -25,14 +25,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from pulumi_inferencekey.tokens import scrub
+
 
 class LocalPlatformError(Exception):
-    """A failure returned to the client with ``status`` and the platform's error body."""
+    """A failure returned to the client with ``status`` and the platform's error body.
+
+    The message is scrubbed of tokens, because it may quote a path or a field value
+    that a client filled with a token by mistake.
+    """
 
     status = 500
     code = "internal_error"
 
     def __init__(self, message: str, headers: dict[str, str] | None = None) -> None:
+        message = scrub(message)
         super().__init__(message)
         self.message = message
         self.headers = headers or {}
