@@ -92,6 +92,33 @@ def inline_stack(
     return selected
 
 
+def program_stack(
+    project: str,
+    stack: str,
+    work_dir: Path,
+    *,
+    config: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    backend_url: str | None = None,
+) -> auto.Stack:
+    """Create or select a stack of the Python program in ``work_dir``, run by the CLI and the language host.
+
+    The project settings are written to ``work_dir``, so pass a copy of a program, not the
+    folder it lives in.
+    """
+    state_dir = work_dir.parent / f"{work_dir.name}-engine"
+    options = auto.LocalWorkspaceOptions(
+        work_dir=str(work_dir),
+        env_vars={**engine_env(state_dir, backend_url=backend_url), **(env or {})},
+        project_settings=project_settings(project),
+        secrets_provider="passphrase",
+        pulumi_command=pulumi_command(),
+    )
+    selected = auto.create_or_select_stack(stack_name=stack, work_dir=str(work_dir), opts=options)
+    _set_config(selected, config, secret=False)
+    return selected
+
+
 def _set_config(stack: auto.Stack, values: Mapping[str, Any] | None, *, secret: bool) -> None:
     if values:
         stack.set_all_config({key: auto.ConfigValue(value=str(value), secret=secret) for key, value in values.items()})
