@@ -66,15 +66,16 @@ class PlatformMiddleware:
             await self.app(scope, receive, send)
             return
 
-        started = time.monotonic()
         body = await _read_body(receive)
         self.request_log.append(RecordedRequest(scope["method"], scope["path"], _parse_json(body)))
-        status = _StatusRecorder(send)
+        logged_send = _LoggingSend(scope, send)
 
         try:
-            await self._serve(scope, _replay(body, receive), status)
+            await self._serve(scope, _replay(body, receive), logged_send)
         finally:
-            _log_request(scope, status.status, time.monotonic() - started)
+            # An exception escaped before any response: the server error handler sends a 500.
+            if not logged_send.logged:
+                logged_send.log(500)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         latency = self.faults.settings.latency
@@ -89,15 +90,23 @@ class PlatformMiddleware:
         await self.app(scope, receive, send)
 
 
-class _StatusRecorder:
-    def __init__(self, send: Send) -> None:
+class _LoggingSend:
+    # Logs when the response starts, so the line is written before the client can
+    # read the response, and a stream is logged when it opens rather than when it ends.
+    def __init__(self, scope: Scope, send: Send) -> None:
+        self._scope = scope
         self._send = send
-        self.status = 0
+        self._started = time.monotonic()
+        self.logged = False
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
-            self.status = message["status"]
+            self.log(message["status"])
         await self._send(message)
+
+    def log(self, status: int) -> None:
+        self.logged = True
+        _log_request(self._scope, status, time.monotonic() - self._started)
 
 
 async def _read_body(receive: Receive) -> bytes:
