@@ -254,7 +254,7 @@ _RULES: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
 
 def _token_failures(inputs: dict[str, Any]) -> list[InputFailure]:
     # A token pasted into a workload field would be stored in the state and sent to the
-    # platform in clear; the official SDK rejects such specs for the same reason.
+    # platform in clear. The official SDK rejects such specs for the same reason.
     failures = []
     for path, value in _walk(inputs):
         if looks_like_token(value):

@@ -54,8 +54,8 @@ class WorkloadProvider(ResourceProvider):
         self._stack_config: dict[str, str] = {}
 
     def __getstate__(self) -> dict[str, Any]:
-        # The stack config holds the SDK token once configure() ran; it must never be
-        # pickled into the state.
+        # The stack config contains the SDK token once configure() ran, and it must never
+        # be pickled into the state.
         return {key: value for key, value in self.__dict__.items() if key != "_stack_config"}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -204,7 +204,7 @@ class WorkloadProvider(ResourceProvider):
         if patch:
             record = client.update_workload(settings.project, id_, WorkloadPatch(**patch), slug=news["slug"])
         else:
-            # Only provider-side inputs changed (wait_for_ready, ready_timeout_seconds).
+            # Only provider-side inputs changed (wait_for_ready, ready_timeout_seconds, adopt_existing).
             record = _require(client.get_workload(settings.project, id_), id_, news, settings)
 
         _verify_converged(record, news, settings)

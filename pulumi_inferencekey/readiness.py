@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("pulumi_inferencekey.readiness")
 
-# Each wait holds a thread while it streams readiness events; waits mostly sleep on the
-# network, so many can share the two cores. Past this number they queue.
+# Each wait occupies a thread while it streams readiness events. Waits mostly block on
+# the network, so many run at once; past this number they queue.
 MAX_CONCURRENT_WAITS = 64
 _executor: Optional[ThreadPoolExecutor] = None
 
