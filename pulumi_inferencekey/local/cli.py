@@ -101,7 +101,12 @@ def _serve(args: argparse.Namespace) -> int:
     logger.info("serving on http://%s:%d with state %s", host, port, args.state)
 
     server = _StreamEndingServer(uvicorn_config(create_app(platform)), platform)
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn shuts down cleanly, then raises the captured SIGINT again.
+        pass
+    logger.info("stopped serving on http://%s:%d", host, port)
     return 0
 
 
