@@ -66,10 +66,17 @@ class StreamReading:
 
 
 def read_readiness(
-    client: httpx.Client, project: str, slug: str, max_seconds: float = STREAM_TIMEOUT_SECONDS
+    client: httpx.Client,
+    project: str,
+    slug: str,
+    max_seconds: float = STREAM_TIMEOUT_SECONDS,
+    reading: StreamReading | None = None,
 ) -> StreamReading:
-    """Read one readiness stream until the server closes it or ``max_seconds`` pass."""
-    reading = StreamReading()
+    """Read one readiness stream until the server closes it or ``max_seconds`` pass.
+
+    Pass ``reading`` to watch the events arrive from another thread.
+    """
+    reading = StreamReading() if reading is None else reading
     deadline = time.monotonic() + max_seconds
     url = f"/api/projects/{project}/workloads/{slug}/readiness-events"
     with client.stream("GET", url, timeout=httpx.Timeout(STREAM_TIMEOUT_SECONDS, read=max_seconds)) as response:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Iterator
+from typing import Callable, Iterator
 
 import httpx
 import pytest
@@ -20,13 +20,16 @@ DROP_SEED = 4
 EARLY_DROP_SEED = 1
 
 
-def wait_for_phase(control_plane: LocalControlPlane, slug: str, phase: str, timeout: float = 5.0) -> None:
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if {workload["slug"]: workload["phase"] for workload in control_plane.workloads(PROJECT)}[slug] == phase:
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"workload {slug} did not reach {phase} within {timeout}s")
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(0.01)
+
+
+def wait_for_phase(control_plane: LocalControlPlane, slug: str, phase: str) -> None:
+    wait_until(lambda: {workload["slug"]: workload["phase"] for workload in control_plane.workloads(PROJECT)}[slug] == phase)
 
 
 def test_readiness__phases_in_order(control_plane: LocalControlPlane, api: httpx.Client) -> None:
@@ -131,33 +134,32 @@ def test_readiness__patch_restarts_when_redeployed(
 def test_readiness__stream_follows_redeploy(control_plane: LocalControlPlane, api: httpx.Client) -> None:
     control_plane.ready_after = 0.6
     created = create_workload(api)
-    readings: list[StreamReading] = []
-    reader = threading.Thread(target=lambda: readings.append(read_readiness(api, PROJECT, "support-bot")))
+    reading = StreamReading()
+    reader = threading.Thread(target=read_readiness, args=(api, PROJECT, "support-bot"), kwargs={"reading": reading})
     reader.start()
-    wait_for_phase(control_plane, "support-bot", "provisioning")
+    wait_until(lambda: "provisioning" in reading.phases)
 
     api.patch(f"/api/workloads/{created['id']}", json={"model_name": "Qwen/Qwen2.5-7B-Instruct"})
     reader.join(10.0)
 
-    phases = readings[0].phases
-    assert phases[:2] == ["scheduling", "provisioning"]
-    assert phases[2:] == PHASES
-    assert readings[0].events[-2]["message"] == "loading model 'Qwen/Qwen2.5-7B-Instruct' with backend 'vllm'"
+    assert reading.phases[:2] == ["scheduling", "provisioning"]
+    assert reading.phases[2:] == PHASES
+    assert reading.events[-2]["message"] == "loading model 'Qwen/Qwen2.5-7B-Instruct' with backend 'vllm'"
 
 
 def test_readiness__stream_closes_on_delete(control_plane: LocalControlPlane, api: httpx.Client) -> None:
     control_plane.ready_after = 30.0
     created = create_workload(api)
-    readings: list[StreamReading] = []
-    reader = threading.Thread(target=lambda: readings.append(read_readiness(api, PROJECT, "support-bot", max_seconds=5.0)))
+    reading = StreamReading()
+    reader = threading.Thread(target=read_readiness, args=(api, PROJECT, "support-bot", 5.0, reading))
     reader.start()
-    time.sleep(0.1)
+    wait_until(lambda: bool(reading.phases))
 
     api.delete(f"/api/workloads/{created['id']}")
     reader.join(10.0)
 
-    assert readings[0].phases == ["scheduling"]
-    assert readings[0].dropped
+    assert reading.phases == ["scheduling"]
+    assert reading.dropped
 
 
 @pytest.fixture
