@@ -198,10 +198,11 @@ class LocalBackend:
         _require_canonical("project", project)
         with self._transaction() as db:
             self._ensure_project(db, project)
+            # Token ids are only 8 hex digits, so a collision is rare but possible.
             while True:
                 token, parsed = mint_token(kind)
-                taken = db.execute("SELECT 1 FROM credentials WHERE token_id = ?", (parsed.token_id,)).fetchone()
-                if not taken:
+                id_in_use = db.execute("SELECT 1 FROM credentials WHERE token_id = ?", (parsed.token_id,)).fetchone()
+                if not id_in_use:
                     break
             db.execute(
                 "INSERT INTO credentials VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -319,9 +320,9 @@ class LocalBackend:
 
 
 def _free_slug(db: sqlite3.Connection, project: str, slug: str) -> str:
-    taken = {row[0] for row in db.execute("SELECT slug FROM workloads WHERE project_slug = ?", (project,))}
+    slugs_in_use = {row[0] for row in db.execute("SELECT slug FROM workloads WHERE project_slug = ?", (project,))}
     candidate, suffix = slug, 0
-    while candidate in taken:
+    while candidate in slugs_in_use:
         suffix += 1
         candidate = f"{slug}-{suffix}"
     return candidate

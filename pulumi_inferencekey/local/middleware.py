@@ -84,7 +84,7 @@ class PlatformMiddleware:
 
         fault = self.faults.request_fault()
         if fault is not None:
-            logger.debug("injecting %d %s into %s %s", fault.status, fault.code, scope["method"], scope["path"])
+            logger.debug("injecting %d %s into %s %s", fault.status, fault.code, scope["method"], scrub(scope["path"]))
             await _send_error(send, fault.status, fault.to_body(), fault.headers)
             return
         await self.app(scope, receive, send)

@@ -5,16 +5,21 @@ Registered through the ``pytest11`` entry point, so installing the package provi
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
 
-from .control_plane import LocalControlPlane
+if TYPE_CHECKING:
+    from .control_plane import LocalControlPlane
 
 
 @pytest.fixture(scope="session")
 def local_control_plane_session() -> Iterator[LocalControlPlane]:
     """Run one local platform for the whole session, shared by every test that requests it."""
+    # Imported here because pytest loads this plugin in every project that installs the
+    # package, including those installed without the 'local' extra and its server libraries.
+    from .control_plane import LocalControlPlane
+
     with LocalControlPlane() as control_plane:
         yield control_plane
 

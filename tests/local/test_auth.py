@@ -119,19 +119,24 @@ def test_auth__readiness_with_other_project_token(control_plane: LocalControlPla
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "action"),
+    ("method", "path", "body", "action"),
     [
-        pytest.param("POST", LIST_PATH, f"create workloads in project '{PROJECT}'", id="create"),
-        pytest.param("PATCH", "/api/workloads/support-bot", "update workloads", id="patch"),
-        pytest.param("DELETE", "/api/workloads/support-bot", "delete workloads", id="delete"),
+        pytest.param("POST", LIST_PATH, workload_body(), f"create workloads in project '{PROJECT}'", id="create"),
+        pytest.param("PATCH", "/api/workloads/support-bot", {"description": "x"}, "update workloads", id="patch"),
+        pytest.param("DELETE", "/api/workloads/support-bot", None, "delete workloads", id="delete"),
     ],
 )
 def test_auth__read_only_token_writing(
-    control_plane: LocalControlPlane, client: httpx.Client, api: httpx.Client, method: str, path: str, action: str
+    control_plane: LocalControlPlane,
+    client: httpx.Client,
+    api: httpx.Client,
+    method: str,
+    path: str,
+    body: dict[str, object] | None,
+    action: str,
 ) -> None:
     create_workload(api)
     token = control_plane.create_sdk_token(PROJECT, read_only=True)
-    body = workload_body() if method == "POST" else {"description": "x"} if method == "PATCH" else None
 
     response = client.request(method, path, json=body, headers=bearer(token))
 

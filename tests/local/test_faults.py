@@ -1,4 +1,4 @@
-"""Injected faults: latency, 429 and 503 answers decided before any effect, reproducible from a seed."""
+"""Injected faults: latency, and 429 or 503 responses decided before any effect, reproducible from a seed."""
 
 from __future__ import annotations
 

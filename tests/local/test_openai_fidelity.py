@@ -59,7 +59,7 @@ def test_openai__chat_stream(chat_client: openai.OpenAI) -> None:
 
 
 def test_openai__embeddings_default_encoding(embedding_client: openai.OpenAI) -> None:
-    # The openai client asks for base64 unless told otherwise and decodes it itself.
+    # The openai client requests base64 unless the caller sets encoding_format, and decodes it itself.
     result = embedding_client.embeddings.create(model="billing", input=["alpha", "beta"])
 
     assert [item.index for item in result.data] == [0, 1]
