@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 
 from .models import (
@@ -61,7 +62,9 @@ class InputFailure:
 
 def is_unknown(value: Any) -> bool:
     """Tell whether a value is not known yet, as in a first preview of a dependent resource."""
-    return value == UNKNOWN
+    # The dynamic provider host deserializes unknowns to Unknown objects (pulumi 3.272);
+    # the wire sentinel string is kept for callers that pass raw values.
+    return isinstance(value, Unknown) or value == UNKNOWN
 
 
 def check_inputs(inputs: dict[str, Any], *, default_project: str | None) -> tuple[dict[str, Any], list[InputFailure]]:
