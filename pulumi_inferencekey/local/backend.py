@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from pulumi_inferencekey.models import canonical_slug
 from pulumi_inferencekey.tokens import TokenKind, mint_token, parse_token
@@ -29,6 +29,7 @@ WORKLOAD_WRITE = "workload:write"
 ASSIGNMENT_WRITE = "assignment:write"
 DEFAULT_SDK_SCOPES = (WORKLOAD_WRITE, ASSIGNMENT_WRITE, WORKLOAD_READ)
 READ_ONLY_SCOPES = (WORKLOAD_READ,)
+SDK_SCOPES = frozenset(DEFAULT_SDK_SCOPES)
 WHOLE_PROJECT = "*"
 
 # A PATCH of one of these fields redeploys the workload, so readiness starts again.
@@ -162,10 +163,19 @@ class LocalBackend:
 
     # --- credentials -------------------------------------------------------------
 
-    def create_sdk_token(self, project: str, read_only: bool = False) -> str:
-        """Create an ik_sdk_ token for ``project`` and return it; only its hash is stored."""
-        scopes = READ_ONLY_SCOPES if read_only else DEFAULT_SDK_SCOPES
-        return self._create_credential("sdk", project, scopes, grants=())
+    def create_sdk_token(self, project: str, read_only: bool = False, scopes: Iterable[str] | None = None) -> str:
+        """Create an ik_sdk_ token for ``project`` and return it; only its hash is stored.
+
+        ``scopes`` picks the capability scopes one by one and overrides ``read_only``.
+        """
+        if scopes is None:
+            chosen = READ_ONLY_SCOPES if read_only else DEFAULT_SDK_SCOPES
+        else:
+            chosen = tuple(scopes)
+            unknown = sorted(set(chosen) - SDK_SCOPES)
+            if unknown:
+                raise ValueError(f"unknown scope '{unknown[0]}'; use {', '.join(DEFAULT_SDK_SCOPES)}")
+        return self._create_credential("sdk", project, chosen, grants=())
 
     def create_api_key(self, project: str, workloads: list[str] | None = None) -> str:
         """Create an ik_live_ key granting ``project/<slug>`` for each workload, or ``project/*``."""

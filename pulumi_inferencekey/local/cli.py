@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     token_create = token.add_parser("create", help="print a new ik_sdk_ token")
     token_create.add_argument("--project", required=True, help="project slug the token is scoped to")
     token_create.add_argument("--read-only", action="store_true", help="grant only workload:read")
+    token_create.add_argument("--scope", action="append", dest="scopes", metavar="SCOPE",
+                              help="grant this scope; repeat for several, instead of the default "
+                                   "workload:write, assignment:write and workload:read")  # fmt: skip
     _add_state_option(token_create)
     token_create.set_defaults(run=_create_token)
 
@@ -122,7 +125,7 @@ class _StreamEndingServer(uvicorn.Server):
 
 
 def _create_token(args: argparse.Namespace) -> int:
-    print(LocalBackend(args.state).create_sdk_token(args.project, read_only=args.read_only))
+    print(LocalBackend(args.state).create_sdk_token(args.project, read_only=args.read_only, scopes=args.scopes))
     return 0
 
 

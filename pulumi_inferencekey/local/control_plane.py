@@ -101,9 +101,13 @@ class LocalControlPlane:
 
     # --- credentials ---------------------------------------------------------------
 
-    def create_sdk_token(self, project: str, read_only: bool = False) -> str:
-        """Create an ik_sdk_ control-plane token for ``project``; ``read_only`` grants only workload:read."""
-        return self._platform.backend.create_sdk_token(project, read_only=read_only)
+    def create_sdk_token(self, project: str, read_only: bool = False, *, scopes: list[str] | None = None) -> str:
+        """Create an ik_sdk_ control-plane token for ``project``.
+
+        By default the token has workload:write, assignment:write and workload:read.
+        ``read_only`` keeps only workload:read, and ``scopes`` names the scopes exactly.
+        """
+        return self._platform.backend.create_sdk_token(project, read_only=read_only, scopes=scopes)
 
     def create_api_key(self, project: str, workloads: list[str] | None = None) -> str:
         """Create an ik_live_ key for the named workload slugs, or for the whole project when None."""

@@ -60,6 +60,32 @@ def test_token_create__rejects_non_canonical_project(state: Path) -> None:
     assert "inferencekey-local: error: project slug 'Acme Corp' is not canonical; use 'acme-corp'" in result.stderr
 
 
+def test_token_create__chosen_scopes(state: Path) -> None:
+    token = run_cli("token", "create", "--project", PROJECT, "--scope", "workload:write", "--scope", "workload:read",
+                    state=state).stdout.strip()  # fmt: skip
+
+    with LocalControlPlane(state_path=state) as control_plane, httpx.Client(
+        base_url=control_plane.base_url, headers=bearer(token)
+    ) as api:
+        plain = api.post(f"/api/projects/{PROJECT}/workloads", json={"name": "a", "backend": "ollama", "model_name": "m"})
+        pinned = api.post(
+            f"/api/projects/{PROJECT}/workloads", json={"name": "b", "backend": "ollama", "model_name": "m", "worker_id": "w"}
+        )
+
+    assert plain.status_code == 201
+    assert pinned.status_code == 403
+
+
+def test_token_create__rejects_unknown_scope(state: Path) -> None:
+    result = run_cli("token", "create", "--project", PROJECT, "--scope", "workload:admin", state=state)
+
+    assert result.returncode == 2
+    assert (
+        "inferencekey-local: error: unknown scope 'workload:admin'; use workload:write, assignment:write, workload:read"
+        in result.stderr
+    )
+
+
 @pytest.mark.parametrize(
     ("workload_args", "granted", "denied"),
     [

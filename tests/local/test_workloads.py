@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Iterator
 
 import httpx
 import pytest
 
 from pulumi_inferencekey.local import LocalControlPlane
+from pulumi_inferencekey.tokens import redact
 
 from local_helpers import PROJECT, VLLM_COMMAND, bearer, create_workload, error_of, workload_body
 
@@ -263,15 +264,40 @@ def test_create__custom_backend_accepted(api: httpx.Client) -> None:
     assert workload["backend"] == "echo-backend"
 
 
-def test_create__pin_needs_assignment_scope(control_plane: LocalControlPlane, api: httpx.Client) -> None:
-    read_only = control_plane.create_sdk_token(PROJECT, read_only=True)
-
+def test_create__pinned(api: httpx.Client) -> None:
     pinned = create_workload(api, worker_id="worker-7", gpu_resource_id="gpu-3")
-    rejected = api.post(f"/api/projects/{PROJECT}/workloads", json=workload_body(worker_id="w"), headers=bearer(read_only))
 
     assert pinned["worker_id"] == "worker-7"
     assert pinned["gpu_resource_id"] == "gpu-3"
-    assert rejected.status_code == 403
+
+
+@pytest.fixture
+def unassigning_token(control_plane: LocalControlPlane) -> str:
+    """A token that may write workloads but not pin them to workers or GPUs."""
+    return control_plane.create_sdk_token(PROJECT, scopes=["workload:write", "workload:read"])
+
+
+@pytest.fixture
+def unassigning(control_plane: LocalControlPlane, unassigning_token: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=control_plane.base_url, headers=bearer(unassigning_token), timeout=10.0) as client:
+        yield client
+
+
+@pytest.mark.parametrize("field", ["worker_id", "gpu_resource_id"])
+def test_create__pin_needs_assignment_scope(unassigning: httpx.Client, unassigning_token: str, field: str) -> None:
+    response = unassigning.post(f"/api/projects/{PROJECT}/workloads", json=workload_body(**{field: "w-1"}))
+
+    assert error_of(response) == (
+        403,
+        "scope_insufficient",
+        f"token {redact(unassigning_token)} lacks scope 'assignment:write' required to change '{field}'",
+    )
+
+
+def test_create__null_pin_needs_no_assignment_scope(unassigning: httpx.Client) -> None:
+    response = unassigning.post(f"/api/projects/{PROJECT}/workloads", json=workload_body(worker_id=None))
+
+    assert response.status_code == 201
 
 
 def test_patch__changes_only_sent_fields(api: httpx.Client) -> None:
@@ -378,14 +404,26 @@ def test_patch__workload_of_other_project_not_found(control_plane: LocalControlP
     assert error_of(response) == (404, "not_found", f"workload '{created['id']}' not found in project 'globex'")
 
 
-def test_patch__pin_needs_assignment_scope(control_plane: LocalControlPlane, api: httpx.Client) -> None:
-    created = create_workload(api)
-    token = control_plane.create_sdk_token(PROJECT, read_only=True)
+@pytest.mark.parametrize(
+    ("pin", "status"),
+    [
+        pytest.param({"worker_id": "w-2"}, 403, id="repin"),
+        pytest.param({"worker_id": None}, 403, id="unpin"),
+        pytest.param({"worker_id": "w-1", "description": "x"}, 200, id="same-pin"),
+        pytest.param({"description": "x"}, 200, id="no-pin"),
+    ],
+)
+def test_patch__pin_needs_assignment_scope(
+    api: httpx.Client, unassigning: httpx.Client, pin: dict[str, object], status: int
+) -> None:
+    created = create_workload(api, worker_id="w-1")
 
-    response = api.patch(f"/api/workloads/{created['id']}", json={"worker_id": "w-1"}, headers=bearer(token))
+    response = unassigning.patch(f"/api/workloads/{created['id']}", json=pin)
 
-    status, code, _ = error_of(response)
-    assert (status, code) == (403, "scope_insufficient")
+    assert response.status_code == status
+    if status == 403:
+        assert error_of(response)[1] == "scope_insufficient"
+        assert api.get(f"/api/projects/{PROJECT}/workloads").json()["workloads"][0]["worker_id"] == "w-1"
 
 
 def test_delete__removes_workload(api: httpx.Client) -> None:
