@@ -17,6 +17,8 @@ def authenticate(backend: LocalBackend, authorization: str | None) -> Credential
 
     Raises Unauthenticated for a missing header, another scheme, a malformed token or
     a token the platform does not know. Messages show the token only redacted.
+    NOTE: local tokens never expire and cannot be revoked, so the platform's 401 for an
+    expired token never occurs here.
     """
     if not authorization:
         raise Unauthenticated("missing bearer token; send 'Authorization: Bearer <token>'")

@@ -124,7 +124,11 @@ class Workload:
         return event_at(self.timeline(), now - self.readiness_started_at)
 
     def to_json(self) -> dict[str, Any]:
-        """Return the workload object of the platform's API."""
+        """Return the workload object of the platform's API.
+
+        The readiness phase is left out as on the platform, so that no client comes
+        to depend on a field that only the local platform sends.
+        """
         return {
             "id": self.id,
             "project_id": self.project_id,

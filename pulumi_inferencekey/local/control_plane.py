@@ -20,8 +20,9 @@ class LocalControlPlane:
     """A local InferenceKey platform serving both planes over HTTP on a loopback port.
 
     ``ready_after`` is how many seconds a new or redeployed workload takes to reach
-    ``ready``. The fault options apply to every request of both planes, and ``seed``
-    makes them reproducible. Without ``state_path`` the state lives in a temporary
+    ``ready``. A workload whose model name contains ``does-not-exist`` or starts with
+    ``fail/`` ends in the ``error`` phase instead. The fault options apply to every
+    request of both planes, and ``seed`` makes them reproducible. Without ``state_path`` the state lives in a temporary
     SQLite file kept until this object is garbage collected. Use it as a context
     manager, or call ``start()`` and ``stop()``; a restart keeps the state and the port.
     """

@@ -1,6 +1,7 @@
 """Data plane: OpenAI-compatible chat completions and embeddings, plus async job intake.
 
 Responses are deterministic and name the local control plane as their source, because no model runs.
+NOTE: the platform's other modalities (images, audio, rerank) have no local route and return 404.
 """
 
 from __future__ import annotations
