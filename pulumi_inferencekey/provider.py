@@ -53,12 +53,16 @@ class WorkloadProvider(ResourceProvider):
         super().__init__()
         self._stack_config: dict[str, str] = {}
 
-    def __getstate__(self) -> dict[str, Any]:
-        # The stack config contains the SDK token once configure() ran, and it must never
-        # be pickled into the state.
-        return {key: value for key, value in self.__dict__.items() if key != "_stack_config"}
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Unpickling calls the class, so no attribute is pickled: the stack config contains
+        # the SDK token once configure() ran. Pickling no dict also matters because Pulumi's
+        # serialize_provider (Python SDK 3.272) wraps pickle's dict writer once more on every
+        # call, and a dict then passes through every wrapper: a process that registers about
+        # 985 such resources fails with RecursionError.
+        return (type(self), ())
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        # Providers pickled by earlier versions of this package carry a state dict.
         self.__dict__.update(state)
         self._stack_config = {}
 
