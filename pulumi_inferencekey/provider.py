@@ -54,11 +54,10 @@ class WorkloadProvider(ResourceProvider):
         self._stack_config: dict[str, str] = {}
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Unpickling calls the class, so no attribute is pickled: the stack config contains
-        # the SDK token once configure() ran. Pickling no dict also matters because Pulumi's
-        # serialize_provider (Python SDK 3.272) wraps pickle's dict writer once more on every
-        # call, and a dict then passes through every wrapper: a process that registers about
-        # 985 such resources fails with RecursionError.
+        # No attribute is pickled, because the stack config contains the SDK token once
+        # configure() ran. Pickling no dict also avoids a Pulumi Python SDK 3.272 bug: its
+        # serialize_provider wraps pickle's dict writer once more on every call, so after
+        # about 985 Workloads in one process a pickled dict raises RecursionError.
         return (type(self), ())
 
     def __setstate__(self, state: dict[str, Any]) -> None:
