@@ -1,8 +1,8 @@
 """A Python language host for the Pulumi engine, used when the project builds its own CLI.
 
 The Go module proxy reachable here does not serve Pulumi's Go language host, so this
-gRPC server takes its place: it runs a Python program for the engine and answers the
-few other calls an `up`, `preview`, `refresh` or `destroy` makes.
+gRPC server takes its place. It runs a Python program for the engine and serves the
+few other calls that an `up`, `preview`, `refresh` or `destroy` makes.
 """
 
 from __future__ import annotations

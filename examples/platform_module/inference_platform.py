@@ -1,9 +1,9 @@
 """A reusable module a platform team publishes: one typed catalogue, workloads per environment.
 
-Teams describe their models once in a ``Catalogue``; each stack (dev, prod, ...) picks its
-environment, and the module applies that environment's overrides, gives each workload the
-slug ``<environment>-<key>`` so environments can share a project, and exports a map of
-endpoint URLs keyed like the catalogue.
+Teams describe their models once in a ``Catalogue``. Each stack (dev, prod, ...) picks its
+environment; the module applies that environment's overrides and exports a map of endpoint
+URLs keyed like the catalogue. Workload slugs read ``<environment>-<key>``, so environments
+can share a project.
 """
 
 from __future__ import annotations

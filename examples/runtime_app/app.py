@@ -55,7 +55,7 @@ def ask(endpoint: str, api_key: str, question: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--endpoint", help="endpoint URL; read from the stack outputs when omitted")
-    parser.add_argument("--output", default="support_bot_endpoint", help="stack output that holds the endpoint URL")
+    parser.add_argument("--output", default="support_bot_endpoint", help="name of the stack output that contains the endpoint URL")
     parser.add_argument("--stack", help="stack to read the output from (default: the selected stack)")
     parser.add_argument("--cwd", help="folder of the Pulumi project (default: the current folder)")
     parser.add_argument("--secret-id", help="AWS Secrets Manager secret holding the ik_live_ key")
