@@ -67,6 +67,15 @@ def is_unknown(value: Any) -> bool:
     return isinstance(value, Unknown) or value == UNKNOWN
 
 
+def contains_unknown(value: Any) -> bool:
+    """Tell whether a value is unknown or holds an unknown value at any depth."""
+    if isinstance(value, dict):
+        return any(contains_unknown(child) for child in value.values())
+    if isinstance(value, list):
+        return any(contains_unknown(child) for child in value)
+    return is_unknown(value)
+
+
 def check_inputs(inputs: dict[str, Any], *, default_project: str | None) -> tuple[dict[str, Any], list[InputFailure]]:
     """Validate and normalise workload inputs; return the inputs to store and the failures.
 
@@ -204,8 +213,10 @@ def _check_policy(value: Any, inputs: dict[str, Any]) -> str | None:
 
 def _check_policy_config(value: Any, inputs: dict[str, Any]) -> dict[str, Any] | None:
     policy = inputs.get("execution_policy")
-    if is_unknown(policy) or (value is not None and policy not in EXECUTION_POLICIES and policy is not None):
-        return value  # checked once the policy is known, or reported on execution_policy
+    if is_unknown(policy) or contains_unknown(value):
+        return value  # checked once every value is known
+    if value is not None and policy not in EXECUTION_POLICIES and policy is not None:
+        return value  # reported on execution_policy
     return normalize_policy_config(policy, value)
 
 
