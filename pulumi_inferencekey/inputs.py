@@ -25,7 +25,7 @@ from .models import (
     is_valid_backend,
     normalize_policy_config,
 )
-from .tokens import looks_like_token
+from .tokens import contains_token, looks_like_token, scrub
 
 # Inputs that the platform stores, in the order a diff shows them.
 PLATFORM_INPUTS = (
@@ -90,8 +90,8 @@ def check_inputs(inputs: dict[str, Any], *, default_project: str | None) -> tupl
 
     for field, rule in _RULES.items():
         value = normalized.get(field)
-        if is_unknown(value):
-            continue
+        if is_unknown(value) or holds_token(value):
+            continue  # checked once known; a token is reported below, without echoing it
         try:
             normalized[field] = rule(value, normalized)
         except PolicyConfigError as exc:
@@ -104,6 +104,8 @@ def check_inputs(inputs: dict[str, Any], *, default_project: str | None) -> tupl
         if default_project is None:
             failures.append(InputFailure("project", _MISSING_PROJECT))
 
+    # A reason may quote the value it rejects; a token in it is shown only redacted.
+    failures = [InputFailure(failure.property, scrub(failure.reason)) for failure in failures]
     failures.extend(_token_failures(inputs))
     return normalized, failures
 
@@ -266,15 +268,22 @@ _RULES: dict[str, Callable[[Any, dict[str, Any]], Any]] = {
 }
 
 
+_TOKEN_IN_INPUT = (
+    "contains an InferenceKey token, which would be stored in the Pulumi state and sent to the platform in clear. "
+    "Remove it: the SDK token belongs in `pulumi config set --secret inferencekey:sdkToken` or INFERENCEKEY_SDK_TOKEN, "
+    "and an ik_live_ key in the secret store of the code that calls the endpoint"
+)
+
+
 def _token_failures(inputs: dict[str, Any]) -> list[InputFailure]:
-    # A token pasted into a workload field would be stored in the state and sent to the
-    # platform in clear. The official SDK rejects such specs for the same reason.
-    failures = []
-    for path, value in _walk(inputs):
-        if looks_like_token(value):
-            failures.append(InputFailure(path, "looks like an InferenceKey token; secrets must never go in workload inputs, "
-                                               "pass the SDK token through `pulumi config set --secret inferencekey:sdkToken`"))
-    return failures
+    # The official SDK rejects specs whose strings start with a token prefix. A whole token
+    # inside a longer string, such as a launch command, is rejected here as well.
+    return [InputFailure(path, _TOKEN_IN_INPUT) for path, value in _walk(inputs) if holds_token(value)]
+
+
+def holds_token(value: Any) -> bool:
+    """Tell whether a value is a string that starts with a token prefix or contains a whole token."""
+    return looks_like_token(value) or (isinstance(value, str) and contains_token(value))
 
 
 def _walk(value: Any, path: str = "") -> list[tuple[str, Any]]:

@@ -28,7 +28,9 @@ from .inputs import (
     LOCAL_INPUTS,
     PLATFORM_INPUTS,
     REPLACE_INPUTS,
+    InputFailure,
     check_inputs,
+    holds_token,
     is_unknown,
     live_inputs,
     normalize_numbers,
@@ -82,7 +84,7 @@ class WorkloadProvider(ResourceProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         default_project = self._default_project()
         inputs, failures = check_inputs(news, default_project=default_project)
-        return CheckResult(inputs, [CheckFailure(failure.property, failure.reason) for failure in failures])
+        return CheckResult(inputs, [_check_failure(failure, news) for failure in failures])
 
     def _default_project(self) -> str | None:
         # Only the project is needed here: a missing or bad token is reported by the first
@@ -231,6 +233,15 @@ class WorkloadDiverged(InferenceKeyError):
 
 
 # --- helpers ---------------------------------------------------------------------------
+
+
+def _check_failure(failure: InputFailure, news: dict[str, Any]) -> CheckFailure:
+    # The engine prints the program's value of a failing top-level input next to the
+    # reason. For a value that holds a token, the failure names the input in its reason
+    # and leaves the property empty, so the engine prints no value.
+    if holds_token(news.get(failure.property)):
+        return CheckFailure("", f"input {failure.property} {failure.reason}")
+    return CheckFailure(failure.property, failure.reason)
 
 
 def _differs(old: Any, new: Any) -> bool:

@@ -23,6 +23,7 @@ _TOKEN = re.compile(r"^ik_(sdk|live)_([0-9a-f]{8})_([0-9a-f]{64})$")
 # belong to one. Used to scrub messages that may echo a request or a header.
 _TOKEN_IN_TEXT = re.compile(r"ik_(sdk|live)_[A-Za-z0-9_\-]*")
 _REDACTED_TOKEN = re.compile(r"^ik_(sdk|live)_([0-9a-f]{8})?$")
+_WHOLE_TOKEN_IN_TEXT = re.compile(r"ik_(?:sdk|live)_[0-9a-f]{8}_[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,11 @@ def _redact_fragment(fragment: str) -> str:
 def looks_like_token(value: object) -> bool:
     """Tell whether a value is a string that starts with a token prefix."""
     return isinstance(value, str) and value.strip().startswith(TOKEN_PREFIXES)
+
+
+def contains_token(text: str) -> bool:
+    """Tell whether ``text`` contains a whole well-formed token anywhere."""
+    return _WHOLE_TOKEN_IN_TEXT.search(text) is not None
 
 
 def mint_token(kind: TokenKind) -> tuple[str, ParsedToken]:
