@@ -7,6 +7,7 @@ request leaves the machine, and each failure names the input and the fix.
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -139,11 +140,24 @@ def _check_name(value: Any, inputs: dict[str, Any]) -> str | None:
 
 
 def _check_slug(value: Any, inputs: dict[str, Any]) -> str:
-    text = _string(value, "slug", required=True)
-    slug = canonical_slug(text or "")
+    text = _string(value, "slug", required=True) or ""
+    if not text.isascii():
+        # The platform turns every non-ASCII character into a dash, so 'ñandú-bot' would
+        # silently become 'and-bot'.
+        suggestion = canonical_slug(_ascii_fold(text)) or "support-bot"
+        raise ValueError(
+            f"{text!r} contains non-ASCII characters, which the platform drops from slugs; "
+            f"set slug to an ASCII slug such as {suggestion!r}"
+        )
+    slug = canonical_slug(text)
     if not slug:
         raise ValueError(f"{value!r} has no ASCII letter or digit, so its canonical form is empty; use a slug like 'support-bot'")
     return slug
+
+
+def _ascii_fold(text: str) -> str:
+    # Decomposes accented letters ("ú" into "u" and an accent) and drops what is not ASCII.
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
 def _check_project(value: Any, inputs: dict[str, Any]) -> str | None:

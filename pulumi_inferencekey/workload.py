@@ -9,7 +9,6 @@ import pulumi
 from pulumi.dynamic import Resource
 
 from .inputs import DEFAULT_READY_TIMEOUT_SECONDS
-from .models import canonical_slug
 from .provider import WorkloadProvider
 from .readiness import readiness_phase
 
@@ -99,9 +98,11 @@ class Workload(Resource):
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         props: dict[str, Any] = {
-            # The defaults are computed here because the provider never sees the resource name.
+            # The defaults are set here because the provider never sees the resource name.
+            # check canonicalises the slug, and rejects a name whose non-ASCII letters the
+            # platform would drop.
             "name": name if name is not None else resource_name,
-            "slug": slug if slug is not None else canonical_slug(resource_name),
+            "slug": slug if slug is not None else resource_name,
             "project": project,
             "task_type": task_type,
             "backend": backend,
