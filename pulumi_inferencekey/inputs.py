@@ -131,7 +131,7 @@ def _string(value: Any, field: str, *, required: bool) -> str | None:
     if not isinstance(value, str):
         raise ValueError(f"expected a string, got {type(value).__name__} {value!r}")
     if not value.strip():
-        raise ValueError("is empty; give a non-empty string or leave it unset")
+        raise ValueError("is empty; give a non-empty string" if required else "is empty; give a non-empty string or leave it unset")
     return value
 
 
