@@ -260,7 +260,7 @@ class ReadinessTimeout(InferenceKeyError):
     """The workload was not ready within ``timeout`` seconds; it still exists and keeps starting."""
 
     default_hint = (
-        "raise ready_timeout, or set wait_for_ready to false to finish before the workload "
+        "raise ready_timeout_seconds, or set wait_for_ready to false to finish before the workload "
         "is ready; the workload was created and keeps starting"
     )
 
