@@ -237,7 +237,12 @@ class TransportError(InferenceKeyError):
 
     def _hint(self) -> str:
         if self.outcome_unknown:
-            return "run `pulumi refresh` to see whether the change was applied, then run again"
+            # A refresh only reads workloads the state already has, so it cannot find one
+            # whose create response was lost. The next create reports it as taken instead.
+            return (
+                "run `pulumi up` again once the control plane is reachable; if it reports that the slug is "
+                "already taken, that workload is the one this run created: adopt it with adopt_existing=True"
+            )
         return "check the network path to the control plane and the inferencekey:baseUrl setting, then run again"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any
 
 from pulumi.dynamic import (
@@ -46,6 +47,13 @@ CONFIG_KEYS = ("inferencekey:baseUrl", "inferencekey:project", "inferencekey:sdk
 # Reads within this many seconds share one list call per project, so a refresh of N
 # workloads costs about one list instead of N.
 READ_LIST_MAX_AGE = 2.0
+
+# How long a create whose response was lost keeps listing to learn whether it took effect.
+# Giving up sooner would leave a workload that neither the state nor the next run's create
+# (which finds its slug taken) can account for.
+LOST_CREATE_LOOKUP_SECONDS = 60.0
+# Pause between two lookups, on top of the client's own retries within each list.
+LOST_CREATE_LOOKUP_PAUSE = 1.0
 
 
 class WorkloadProvider(ResourceProvider):
@@ -155,14 +163,34 @@ class WorkloadProvider(ResourceProvider):
         body = WorkloadCreate(slug=slug, task_type=props["task_type"], **_without_none(wire_fields(props)))
         try:
             return client.create_workload(project, body)
-        except TransportError:
+        except TransportError as exc:
+            if not exc.outcome_unknown:
+                raise
             # The request may have reached the server before the connection broke. The
             # slug was free a moment ago, so a workload with it now is this create's.
-            found = client.find_workload(project, slug)
+            found = self._find_after_lost_response(client, project, slug, exc)
             if found is None:
                 raise
             logger.warning("create of workload %s lost its response; found it as %s", slug, found.id)
             return found
+
+    def _find_after_lost_response(
+        self, client: ControlPlaneClient, project: str, slug: str, lost: TransportError
+    ) -> WorkloadRecord | None:
+        """Return the workload with the slug once the control plane answers a list, or None.
+
+        Raises ``lost`` when no list succeeds within LOST_CREATE_LOOKUP_SECONDS, as when the
+        control plane stays down.
+        """
+        deadline = time.monotonic() + LOST_CREATE_LOOKUP_SECONDS
+        while True:
+            try:
+                return client.find_workload(project, slug)
+            except TransportError as exc:
+                if time.monotonic() + LOST_CREATE_LOOKUP_PAUSE >= deadline:
+                    raise lost
+                logger.info("cannot list workloads yet to find the lost create of %s: %s", slug, exc.reason)
+            time.sleep(LOST_CREATE_LOOKUP_PAUSE)
 
     def _remove_duplicate(self, client: ControlPlaneClient, project: str, slug: str, record: WorkloadRecord) -> None:
         # Another create took the slug between our check and our POST; the server renamed

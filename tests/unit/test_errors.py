@@ -199,7 +199,7 @@ def test_configuration_error__message():
 
 @pytest.mark.parametrize(
     ("outcome_unknown", "hint_part"),
-    [(True, "run `pulumi refresh`"), (False, "check the network path")],
+    [(True, "adopt it with adopt_existing=True"), (False, "check the network path")],
     ids=["outcome-unknown", "not-sent"],
 )
 def test_transport_error__hint(outcome_unknown, hint_part):
