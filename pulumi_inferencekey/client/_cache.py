@@ -41,12 +41,22 @@ class ListCache:
         self._flights: dict[str, _Flight] = {}
         self._generations: dict[str, int] = {}
 
-    def get(self, project: str, max_age: float, fetch: Callable[[], list[WorkloadRecord]]) -> list[WorkloadRecord]:
-        """Return the project's list, from the cache, from a request in flight, or from ``fetch``."""
+    def get(
+        self, project: str, max_age: float, fetch: Callable[[], list[WorkloadRecord]], *, copy: bool = True
+    ) -> list[WorkloadRecord]:
+        """Return the project's list, from the cache, from a request in flight, or from ``fetch``.
+
+        With ``copy`` false the records are the cached objects, which the caller must not
+        change. Finding one workload that way copies one record instead of the whole list.
+        """
+        records = self._shared(project, max_age, fetch)
+        return _copies(records) if copy else records
+
+    def _shared(self, project: str, max_age: float, fetch: Callable[[], list[WorkloadRecord]]) -> list[WorkloadRecord]:
         with self._lock:
             entry = self._entries.get(project)
             if entry is not None and max_age > 0 and self._clock() - entry.fetched_at <= max_age:
-                return _copies(entry.records)
+                return entry.records
 
             flight = self._flights.get(project)
             if flight is None:
@@ -75,7 +85,7 @@ class ListCache:
             raise
         finally:
             self._finish(project, flight)
-        return _copies(flight.records)
+        return flight.records
 
     def _finish(self, project: str, flight: _Flight) -> None:
         with self._lock:
@@ -96,7 +106,7 @@ class ListCache:
             # accumulates the frames of each waiter.
             raise flight.error
         assert flight.records is not None
-        return _copies(flight.records)
+        return flight.records
 
 
 def _copies(records: list[WorkloadRecord]) -> list[WorkloadRecord]:

@@ -136,15 +136,14 @@ class ControlPlaneClient:
         Concurrent calls for the same project share one request. Writes through this
         client make the next call send a request, even within ``max_age``.
         """
-        call = _Call("list workloads", "GET", _workloads_path(project), project)
-        return self._lists.get(project, max_age, lambda: self._fetch_list(call))
+        return self._list(project, max_age, copy=True)
 
     def find_workload(self, project: str, slug: str, *, max_age: float = 0.0) -> WorkloadRecord | None:
         """Return the workload whose slug has the same canonical form as ``slug``, or None."""
         expected = canonical_slug(slug)
-        for record in self.list_workloads(project, max_age=max_age):
+        for record in self._list(project, max_age, copy=False):
             if canonical_slug(record.slug) == expected:
-                return record
+                return record.model_copy(deep=True)
         return None
 
     def get_workload(self, project: str, workload_id: str, *, max_age: float = 0.0) -> WorkloadRecord | None:
@@ -152,10 +151,16 @@ class ControlPlaneClient:
 
         The control plane has no route to read one workload, so this lists the project.
         """
-        for record in self.list_workloads(project, max_age=max_age):
+        for record in self._list(project, max_age, copy=False):
             if record.id == workload_id:
-                return record
+                return record.model_copy(deep=True)
         return None
+
+    def _list(self, project: str, max_age: float, *, copy: bool) -> list[WorkloadRecord]:
+        # A refresh of N workloads looks up N records in one cached list, so copying only the
+        # match makes N record copies instead of N * N.
+        call = _Call("list workloads", "GET", _workloads_path(project), project)
+        return self._lists.get(project, max_age, lambda: self._fetch_list(call), copy=copy)
 
     def create_workload(self, project: str, body: WorkloadCreate) -> WorkloadRecord:
         """Create a workload and return it as the platform stored it.
