@@ -1,6 +1,6 @@
 """Measure pulumi up, preview, refresh and destroy of InferenceKey workloads against the local control plane.
 
-Run ``python benchmarks/run.py`` (about 10 minutes) or ``--quick`` (under 3); docs/performance.md explains the output.
+Run ``python benchmarks/run.py`` (7 minutes on 2 cores) or ``--quick`` (about 1); docs/performance.md explains the output.
 """
 
 from __future__ import annotations
