@@ -79,13 +79,7 @@ def inline_stack(
     token given there is stored encrypted with the passphrase.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
-    options = auto.LocalWorkspaceOptions(
-        work_dir=str(work_dir),
-        env_vars={**engine_env(work_dir, backend_url=backend_url), **(env or {})},
-        project_settings=project_settings(project),
-        secrets_provider="passphrase",
-        pulumi_command=pulumi_command(),
-    )
+    options = _workspace_options(project, work_dir, state_dir=work_dir, env=env, backend_url=backend_url)
     selected = auto.create_or_select_stack(stack_name=stack, project_name=project, program=program, opts=options)
     _set_config(selected, config, secret=False)
     _set_config(selected, secret_config, secret=True)
@@ -107,16 +101,22 @@ def program_stack(
     folder it lives in.
     """
     state_dir = work_dir.parent / f"{work_dir.name}-engine"
-    options = auto.LocalWorkspaceOptions(
+    options = _workspace_options(project, work_dir, state_dir=state_dir, env=env, backend_url=backend_url)
+    selected = auto.create_or_select_stack(stack_name=stack, work_dir=str(work_dir), opts=options)
+    _set_config(selected, config, secret=False)
+    return selected
+
+
+def _workspace_options(
+    project: str, work_dir: Path, *, state_dir: Path, env: Mapping[str, str] | None, backend_url: str | None
+) -> auto.LocalWorkspaceOptions:
+    return auto.LocalWorkspaceOptions(
         work_dir=str(work_dir),
         env_vars={**engine_env(state_dir, backend_url=backend_url), **(env or {})},
         project_settings=project_settings(project),
         secrets_provider="passphrase",
         pulumi_command=pulumi_command(),
     )
-    selected = auto.create_or_select_stack(stack_name=stack, work_dir=str(work_dir), opts=options)
-    _set_config(selected, config, secret=False)
-    return selected
 
 
 def _set_config(stack: auto.Stack, values: Mapping[str, Any] | None, *, secret: bool) -> None:
