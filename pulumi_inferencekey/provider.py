@@ -287,9 +287,13 @@ def _without_none(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _patch_body(olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
-    """Return the wire fields that changed; a policy kind change always carries its config."""
+    """Return the wire fields that changed; a policy kind change always carries its config.
+
+    A field the program leaves unset is not sent, as in diff: unset is never drift, so an
+    update for another field must not clear it.
+    """
     old_fields, new_fields = wire_fields(olds), wire_fields(news)
-    patch = {key: value for key, value in new_fields.items() if _differs(old_fields[key], value)}
+    patch = {key: value for key, value in new_fields.items() if value is not None and _differs(old_fields[key], value)}
     if "execution_policy" in patch:
         patch["execution_policy_config"] = new_fields["execution_policy_config"]
     return patch
@@ -312,6 +316,8 @@ def _outputs(record: WorkloadRecord, declared: dict[str, Any], settings: Setting
 
 def _parse_read_id(id_: str, props: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
     """Split a read id: a workload id (refresh) or ``project/slug`` (import)."""
+    # NOTE: Pulumi's Python dynamic provider host fails an import before calling read
+    # (pulumi/pulumi#16175), so the ``project/slug`` form runs only once that is fixed.
     if "/" in id_:
         project, slug = id_.split("/", 1)
         return project, None, slug

@@ -63,6 +63,14 @@ def test_patch_body_carries_only_changed_fields():
     assert patch == {"description": "answers questions"}
 
 
+def test_patch_body_leaves_unset_field_alone():
+    live = changed(description="set on the dashboard")
+
+    patch = _patch_body(live, changed(description=None, model="Qwen/Qwen2.5-14B-Instruct"))
+
+    assert patch == {"model_name": "Qwen/Qwen2.5-14B-Instruct"}
+
+
 def test_patch_body_policy_kind_change_carries_config():
     config = {"cron": "0 8 * * 1-5"}
 
