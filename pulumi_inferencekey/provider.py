@@ -127,12 +127,13 @@ class WorkloadProvider(ResourceProvider):
             return self._adopt(client, settings, taken, props)
         if taken is not None:
             raise WorkloadConflict(
-                f"the slug is already taken by workload {taken.id}, which this stack does not manage",
+                f"the slug is already taken by workload {taken.id}",
                 operation="create workload",
                 workload=slug,
                 project=project,
-                hint="adopt it with adopt_existing=True on this Workload (Pulumi's import_ option does not work for "
-                "Python dynamic resources), or choose another slug",
+                hint="if another resource of this program declares the same slug, give one of them another slug; "
+                "if the workload was made outside this stack, adopt it with adopt_existing=True on this Workload "
+                "(Pulumi's import_ option does not work for Python dynamic resources)",
             )
 
         record = self._post(client, project, slug, props)

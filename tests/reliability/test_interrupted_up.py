@@ -139,7 +139,7 @@ def test_up_after_sigkill_names_workloads_to_adopt(after_sigkill):
     for workload in after_sigkill.control_plane.workloads(PROJECT):
         assert (
             f"create workload '{workload['slug']}' in project '{PROJECT}' failed: the slug is already taken by "
-            f"workload {workload['id']}, which this stack does not manage"
+            f"workload {workload['id']}. Fix: if another resource of this program declares the same slug"
         ) in rerun.stdout
     assert "adopt it with adopt_existing=True" in rerun.stdout
 
