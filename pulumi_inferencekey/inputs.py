@@ -55,7 +55,7 @@ MAX_READY_TIMEOUT_SECONDS = 86_400.0
 
 @dataclass(frozen=True)
 class InputFailure:
-    """One invalid input: the property path and a reason that says how to fix it."""
+    """One invalid input: the property path and a reason that explains the fix."""
 
     property: str
     reason: str
@@ -69,7 +69,7 @@ def is_unknown(value: Any) -> bool:
 
 
 def contains_unknown(value: Any) -> bool:
-    """Tell whether a value is unknown or holds an unknown value at any depth."""
+    """Tell whether a value is unknown or contains an unknown value at any depth."""
     if isinstance(value, dict):
         return any(contains_unknown(child) for child in value.values())
     if isinstance(value, list):
@@ -193,20 +193,32 @@ def _check_description(value: Any, inputs: dict[str, Any]) -> str | None:
     return _string(value, "description", required=False)
 
 
-def _check_command(value: Any, inputs: dict[str, Any]) -> str | None:
-    text = _string(value, "command", required=False)
-    backend = inputs.get("backend")
-    if text is not None and isinstance(backend, str) and backend in BUILTIN_BACKENDS and backend not in COMMAND_BACKENDS:
-        raise ValueError(f"the {backend!r} backend takes no launch command; remove command or use vllm, vllm-omni or llamacpp")
-    return text
+def _backend_specific(field: str, backends: frozenset[str], reason: str) -> Callable[[Any, dict[str, Any]], str | None]:
+    """Return the rule of an optional string input that only ``backends`` take among the built-in ones.
+
+    ``reason`` is formatted with the backend; custom backends may take any such input.
+    """
+
+    def check(value: Any, inputs: dict[str, Any]) -> str | None:
+        text = _string(value, field, required=False)
+        backend = inputs.get("backend")
+        if text is not None and isinstance(backend, str) and backend in BUILTIN_BACKENDS and backend not in backends:
+            raise ValueError(reason.format(backend=backend))
+        return text
+
+    return check
 
 
-def _check_vllm_version(value: Any, inputs: dict[str, Any]) -> str | None:
-    text = _string(value, "vllm_version", required=False)
-    backend = inputs.get("backend")
-    if text is not None and isinstance(backend, str) and backend in BUILTIN_BACKENDS and backend not in VLLM_BACKENDS:
-        raise ValueError(f"only the vllm and vllm-omni backends take a vLLM version, not {backend!r}; remove vllm_version")
-    return text
+_check_command = _backend_specific(
+    "command",
+    COMMAND_BACKENDS,
+    "the {backend!r} backend takes no launch command; remove command or use vllm, vllm-omni or llamacpp",
+)
+_check_vllm_version = _backend_specific(
+    "vllm_version",
+    VLLM_BACKENDS,
+    "only the vllm and vllm-omni backends take a vLLM version, not {backend!r}; remove vllm_version",
+)
 
 
 def _check_config(value: Any, inputs: dict[str, Any]) -> dict[str, Any] | None:

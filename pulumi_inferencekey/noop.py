@@ -14,7 +14,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, Resou
 
 
 class NoopProvider(ResourceProvider):
-    """Stores its inputs as outputs and answers every call without I/O."""
+    """Stores its inputs as outputs and serves every call without I/O."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(id_=uuid.uuid4().hex, outs=props)

@@ -178,7 +178,7 @@ class WorkloadProvider(ResourceProvider):
     def _find_after_lost_response(
         self, client: ControlPlaneClient, project: str, slug: str, lost: TransportError
     ) -> WorkloadRecord | None:
-        """Return the workload with the slug once the control plane answers a list, or None.
+        """Return the workload with the slug once a list call to the control plane succeeds, or None.
 
         Raises ``lost`` when no list succeeds within LOST_CREATE_LOOKUP_SECONDS, as when the
         control plane stays down.
@@ -195,7 +195,7 @@ class WorkloadProvider(ResourceProvider):
 
     def _remove_duplicate(self, client: ControlPlaneClient, project: str, slug: str, record: WorkloadRecord) -> None:
         # Another create took the slug between our check and our POST; the server renamed
-        # ours. Keeping it would leave a workload nobody declared.
+        # ours. Keeping it would leave a workload that no program declares.
         client.delete_workload(project, record.id, slug=record.slug)
         raise WorkloadConflict(
             f"the slug was taken while creating, so the server named the new workload '{record.slug}'; "
@@ -219,7 +219,7 @@ class WorkloadProvider(ResourceProvider):
             record = client.find_workload(project, slug, max_age=READ_LIST_MAX_AGE)
 
         if record is None:
-            # Deleted out of band: an empty id tells Pulumi to drop it from the state.
+            # Deleted out of band: an empty id makes Pulumi drop it from the state.
             logger.info("workload %s not found in project %s; dropping it from the state", id_, project)
             return ReadResult(id_=None, outs={})
 
@@ -254,7 +254,7 @@ class WorkloadProvider(ResourceProvider):
 
 
 class WorkloadConflict(InferenceKeyError):
-    """The slug belongs to a workload this stack does not manage."""
+    """The slug is taken by a workload that this resource does not manage."""
 
 
 class WorkloadDiverged(InferenceKeyError):
@@ -266,7 +266,7 @@ class WorkloadDiverged(InferenceKeyError):
 
 def _check_failure(failure: InputFailure, news: dict[str, Any]) -> CheckFailure:
     # The engine prints the program's value of a failing top-level input next to the
-    # reason. For a value that holds a token, the failure names the input in its reason
+    # reason. For a value that contains a token, the failure names the input in its reason
     # and leaves the property empty, so the engine prints no value.
     if holds_token(news.get(failure.property)):
         return CheckFailure("", f"input {failure.property} {failure.reason}")

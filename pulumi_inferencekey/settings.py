@@ -34,7 +34,7 @@ _SET_TOKEN_HINT = (
 
 @dataclass(frozen=True)
 class Settings:
-    """Where the control plane is, which project to use by default, and the SDK token to send."""
+    """Connection settings: the control plane URL, the default project and the SDK token to send."""
 
     base_url: str
     project: str | None

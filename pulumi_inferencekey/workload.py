@@ -44,7 +44,7 @@ class Workload(Resource):
 
     ``endpoint_url`` is the workload's OpenAI-compatible base URL. When ``wait_for_ready``
     is true, ``endpoint_url`` and ``phase`` resolve only once the workload is ready, so a
-    stack output of the URL means a workload that answers.
+    stack output of the URL means a workload that serves requests.
 
     ``adopt_existing`` lets create take over a workload that already has the slug, in
     place of Pulumi's ``import_`` option, which Python dynamic resources do not support.
@@ -98,7 +98,7 @@ class Workload(Resource):
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         props: dict[str, Any] = {
-            # The defaults are set here because the provider never sees the resource name.
+            # The defaults are set here because the provider never receives the resource name.
             # check canonicalises the slug, and rejects a name whose non-ASCII letters the
             # platform would drop.
             "name": name if name is not None else resource_name,
